@@ -1,0 +1,1 @@
+//! tcp-conformance: cases, runner, verifier.

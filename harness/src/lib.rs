@@ -1,0 +1,1 @@
+//! tcp-conformance harness.

@@ -1,0 +1,6 @@
+//! The tcp-conformance reference TCP.
+//!
+//! - [`wire`]: the codec for Ethernet, IPv4, IPv6 and TCP, shared by the stack, the harness's
+//!   tester (which crafts malformed segments through the `Packet` views) and the pcap verifier.
+
+pub mod wire;

@@ -1,0 +1,1 @@
+//! Wire codec (in progress).
