@@ -332,10 +332,10 @@ pub fn step_label(inst: &CaseInstance, i: usize) -> String {
         Step::State { .. } => "state",
         Step::Wait(_) => "wait",
     };
-    let file = if s.origin == inst.case_id {
-        inst.path.display().to_string()
-    } else {
-        s.origin.clone()
+    // Paths relative to the cases directory: `data/seed-transfer.yaml`, `preludes/x.yaml`.
+    let file = match s.origin.strip_prefix("prelude ") {
+        Some(name) => format!("preludes/{name}.yaml"),
+        None => format!("{}.yaml", s.origin),
     };
     match s.line {
         Some(l) => format!("step {} ({kind}, {file}:{l})", i + 1),

@@ -71,10 +71,12 @@ impl EventLog {
         })
     }
 
-    /// Appends one event.
+    /// Appends one event, flushed at once: a run that dies still leaves its log readable.
     pub fn write(&mut self, e: &Event) -> Result<(), String> {
         let line = serde_json::to_string(e).map_err(|e| format!("encode event: {e}"))?;
-        writeln!(self.out, "{line}").map_err(|e| format!("write {}: {e}", self.path.display()))
+        writeln!(self.out, "{line}")
+            .and_then(|()| self.out.flush())
+            .map_err(|e| format!("write {}: {e}", self.path.display()))
     }
 
     /// Flushes the file.

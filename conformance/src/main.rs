@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use conformance::case::{self, IpVersion};
+use conformance::case;
 use conformance::engine::Failure;
 use conformance::suite::{self, SuiteConfig};
 
@@ -33,9 +33,9 @@ enum Command {
         /// default profile this build has).
         #[arg(long = "target", value_name = "PROFILE")]
         targets: Vec<String>,
-        /// Only this IP version (`ipv4` or `ipv6`).
-        #[arg(long, value_parser = suite::parse_ips)]
-        ip: Option<Vec<IpVersion>>,
+        /// Only these IP versions (`ipv4`, `ipv6` or `ipv4,ipv6`).
+        #[arg(long)]
+        ip: Option<String>,
         /// Run shard i of n (`2/4`), a deterministic split of the sorted trials.
         #[arg(long, value_parser = suite::parse_shard)]
         shard: Option<(usize, usize)>,
@@ -78,11 +78,18 @@ fn main() -> ExitCode {
             shard,
             libtest,
         } => {
+            let ips = match ip.as_deref().map(suite::parse_ips).transpose() {
+                Ok(ips) => ips,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let cfg = SuiteConfig {
                 cases_dir: cases,
                 out_dir: out,
                 targets: (!targets.is_empty()).then_some(targets),
-                ips: ip,
+                ips,
                 shard,
             };
             let args = match libtest_mimic::Arguments::try_parse_from(

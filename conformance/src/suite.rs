@@ -143,6 +143,7 @@ pub fn specs(corpus: &Corpus, cfg: &SuiteConfig) -> Result<Vec<TrialSpec>, Strin
                         profile: profile.clone(),
                         ip: *ip,
                         out_dir: cfg.out_dir.clone(),
+                        cases_dir: cfg.cases_dir.clone(),
                     });
                 }
             }

@@ -29,6 +29,8 @@ pub struct TrialSpec {
     pub ip: IpVersion,
     /// Results directory (pcaps and logs go under `trials/`).
     pub out_dir: PathBuf,
+    /// The case directory (paths in results are relative to it).
+    pub cases_dir: PathBuf,
 }
 
 impl TrialSpec {
@@ -89,7 +91,13 @@ pub fn run(spec: &TrialSpec) -> TrialRecord {
         duration_ms: 0.0,
         pcap: None,
         events: None,
-        case_file: spec.inst.path.display().to_string(),
+        case_file: spec
+            .inst
+            .path
+            .strip_prefix(&spec.cases_dir)
+            .unwrap_or(&spec.inst.path)
+            .display()
+            .to_string(),
     };
 
     let live = match live_run(spec, &pcap_path, &events_path) {

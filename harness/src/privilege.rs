@@ -49,9 +49,16 @@ pub fn ensure() -> Result<Privilege> {
     }
     let uid = geteuid();
     let gid = getegid();
+    let who = if uid.is_root() {
+        "running as uid 0 but without CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_NET_RAW (a restricted \
+         container?)"
+            .to_owned()
+    } else {
+        format!("not root (uid {uid})")
+    };
     unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET).map_err(|e| {
         HarnessError::Privilege(format!(
-            "not root (uid {uid}), and creating a user namespace failed ({e}); {HOW_TO_FIX}"
+            "{who}, and creating a user namespace to get them failed ({e}); {HOW_TO_FIX}"
         ))
     })?;
     let write = |path: &str, text: String| {

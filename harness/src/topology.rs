@@ -156,6 +156,14 @@ impl Topology {
         let dut_link = dut.run(move || {
             netlink(|handle| async move {
                 let link = get_link(&handle, DUT_IF).await?;
+                // NOARP: with permanent neighbours there is nothing to resolve, and IPv6 then
+                // joins no solicited-node group, so the DUT sends no MLD reports either.
+                handle
+                    .link()
+                    .set(LinkUnspec::new_with_index(link.index).arp(false).build())
+                    .execute()
+                    .await
+                    .map_err(|e| HarnessError::netlink(format!("set {DUT_IF} noarp"), e))?;
                 if kernel_addresses {
                     for (addr, prefix) in [(IpAddr::V4(DUT_V4), 24), (IpAddr::V6(DUT_V6), 64)] {
                         let mut req = handle.address().add(link.index, addr, prefix);
