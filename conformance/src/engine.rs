@@ -541,7 +541,11 @@ fn tolerated(inst: &CaseInstance, seg: &Segment, ctx: &Ctx) -> bool {
 
 /// A segment with seq/ack relative to the ISNs, as failure messages show it.
 pub fn seg_rel(seg: &Segment, ctx: &Ctx) -> String {
-    let seq = match ctx.dut_isn {
+    // Before the DUT's ISN is learned, its SYN is shown relative to itself.
+    let isn = ctx
+        .dut_isn
+        .or_else(|| seg.has(TcpFlags::SYN).then_some(seg.seq));
+    let seq = match isn {
         Some(isn) => format!("{}", seg.seq.wrapping_sub(isn)),
         None => format!("{} (raw)", seg.seq),
     };

@@ -13,6 +13,8 @@
 pub mod build;
 pub mod case;
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod events;
 pub mod invariants;
 pub mod io;

@@ -68,6 +68,16 @@ fn num(
             (rel, rel.to_string())
         }
         (NumMatch::Any, Base::Seq { isn: None, .. }) => return Ok(()),
+        // Another field already differs (e.g. the flags: the case waits for the DUT's SYN and
+        // got something else): a plain mismatch, shown raw.
+        (_, Base::Seq { isn: None, .. }) if !out.is_empty() => {
+            out.push(Mismatch {
+                field,
+                expected: m.to_string(),
+                observed: format!("{raw} (raw: the DUT's ISN is not known)"),
+            });
+            return Ok(());
+        }
         (_, Base::Seq { isn: None, .. }) => {
             return Err(format!(
                 "`{field}` is relative to the DUT's ISN, which is not known yet (the DUT has not \

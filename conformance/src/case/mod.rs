@@ -37,6 +37,8 @@ pub use call::{Call, DEFAULT_BACKLOG, Errno, How, SocketOptions, UnknownErrno};
 pub use catalog::{Catalog, Level, Requirement, Testability};
 pub use duration::{DisplayDuration, format_duration, parse_duration};
 pub use error::LoadError;
+#[cfg(test)]
+pub(crate) use load::load_case_text;
 pub use load::{CaseEntry, Corpus, RESERVED_DIRS, case_id, load_case, load_corpus};
 pub use matcher::{
     DEFAULT_WITHIN, EcrMatch, Expect, FlagsMatch, IpMatch, NumMatch, OptMatch, OptionsMatch,
