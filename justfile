@@ -7,10 +7,16 @@ out := "target/conformance"
 default:
     @just --list
 
-# Run every case against the default targets on IPv4 and IPv6 (args go to `conformance run`,
-# e.g. `just conformance handshake`, `just conformance --target kernel --ip ipv6`).
+# Run every case against the default targets on IPv4 and IPv6, then write the HTML report
+# (args go to `conformance run`: `just conformance handshake`, `just conformance --ip ipv6`).
+# The report is written even when trials fail; the recipe then fails with the run's status.
 conformance *ARGS:
-    cargo run -p conformance -- run --out {{out}} {{ARGS}}
+    status=0; cargo run -p conformance -- run --out {{out}} {{ARGS}} || status=$?; \
+    cargo run -q -p reports -- {{out}}/results.json --out {{out}}/report && exit $status
+
+# Render the HTML report and junit.xml of the last run; prints the index's path.
+report *ARGS:
+    cargo run -q -p reports -- {{out}}/results.json --out {{out}}/report {{ARGS}}
 
 # The test suite: unit tests, harness and CLI tests, tshark cross-checks, the case corpus.
 test *ARGS:

@@ -199,6 +199,11 @@ impl Capture {
         }
     }
 
+    /// The socket, for a caller that polls it together with other descriptors.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// The next queued frame, if any, without waiting.
     pub fn try_recv(&mut self) -> Result<Option<CapturedFrame>> {
         // SAFETY: all of these are plain data, zero-initialised and filled by recvmsg(2) below.
