@@ -98,16 +98,16 @@ fn reference(total: usize) -> Result<f64, String> {
         }
         while a.poll_event().is_some() {}
         while b.poll_event().is_some() {}
-        if cb.is_none() {
-            if let Ok((c, _)) = b.accept(l) {
-                cb = Some(c);
-            }
+        if cb.is_none()
+            && let Ok((c, _)) = b.accept(l)
+        {
+            cb = Some(c);
         }
-        if sent < total {
-            if let Ok(n) = a.send(now, ca, &payload[..payload.len().min(total - sent)]) {
-                sent += n;
-                busy |= n > 0;
-            }
+        if sent < total
+            && let Ok(n) = a.send(now, ca, &payload[..payload.len().min(total - sent)])
+        {
+            sent += n;
+            busy |= n > 0;
         }
         // Read in place, as the smoltcp side's `recv` closure does.
         if let Some(c) = cb {
@@ -331,8 +331,14 @@ fn main() {
     );
     // `BENCH_ONLY=reference` (or `smoltcp`) runs one side alone, for profiling.
     match std::env::var("BENCH_ONLY").as_deref() {
-        Ok("reference") => return drop(best(&reference, "reference")),
-        Ok("smoltcp") => return drop(best(&smol::run, "smoltcp")),
+        Ok("reference") => {
+            best(&reference, "reference");
+            return;
+        }
+        Ok("smoltcp") => {
+            best(&smol::run, "smoltcp");
+            return;
+        }
         _ => {}
     }
     let ours = best(&reference, "reference");
