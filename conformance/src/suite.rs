@@ -14,7 +14,7 @@ use crate::results::{Outcome, Results, RunInfo, TargetInfo, TrialRecord, rfc3339
 use crate::trial::{self, TrialSpec};
 
 /// Target drivers this build can run.
-pub const DRIVERS: &[&str] = &["kernel"];
+pub const DRIVERS: &[&str] = &["kernel", "reference"];
 
 /// What to run and where to write.
 #[derive(Debug, Clone)]

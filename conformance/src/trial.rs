@@ -12,7 +12,7 @@ use crate::events::{Event, EventLog};
 use crate::io::LiveIo;
 use crate::results::{DeviationNote, Outcome, TrialRecord};
 use crate::verify;
-use harness::target::{KernelTarget, Target};
+use harness::target::{KernelTarget, ReferenceConfig, ReferenceTarget, Target};
 use harness::topology::{self, PairConfig, Topology};
 use harness::{Tester, Timestamp};
 
@@ -222,8 +222,28 @@ fn live_run(
         sysctls: spec.profile.sysctl_pairs(),
     };
     let topo = Topology::pair(&config)?;
+    let mut rng = rand::rng();
     let mut target: Box<dyn Target> = match driver {
         "kernel" => Box::new(KernelTarget::new(&topo.dut)?),
+        "reference" => {
+            let tester = topo.tester_link.mac;
+            let config = ReferenceConfig {
+                ifindex: topo.dut_link.index,
+                mac: topo.dut_link.mac,
+                addresses: vec![Topology::dut_addr(false), Topology::dut_addr(true)],
+                neighbours: vec![
+                    (Topology::tester_addr(false), tester),
+                    (Topology::tester_addr(true), tester),
+                ],
+                stack: reference_stack::tcp::Config {
+                    local_addrs: vec![Topology::dut_addr(false), Topology::dut_addr(true)],
+                    // RFC 6528: a secret per boot; here, per trial.
+                    isn_secret: rng.random(),
+                    ..reference_stack::tcp::Config::default()
+                },
+            };
+            Box::new(ReferenceTarget::start(&topo.dut, config)?)
+        }
         other => {
             return Err(HarnessFailure(format!(
                 "profile `{}` names the target driver `{other}`, which this build does not have",
@@ -234,7 +254,6 @@ fn live_run(
     let mut tester = Tester::open(&topo.tester, topo.tester_link.index, pcap_path)?;
     let mut log = EventLog::create(events_path)?;
 
-    let mut rng = rand::rng();
     let params = TrialParams {
         trial: spec.name(),
         v6,

@@ -37,7 +37,7 @@ fn runs_rootless_in_a_user_namespace() {
         .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("2 passed; 0 failed"), "{t}");
+    assert!(t.contains("4 passed; 0 failed"), "{t}");
 }
 
 /// Without capabilities and without the right to create a user namespace, the run stops at once

@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 
 pub mod kernel;
+pub mod reference;
 
 pub use kernel::KernelTarget;
+pub use reference::{ReferenceConfig, ReferenceTarget};
 
 /// Socket options a case may set (before `listen`/`connect`, or on the connection later).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
