@@ -586,10 +586,10 @@ fn driver(
         while let Ok(r) = requests.try_recv() {
             queue.push_back(r);
         }
-        if d.parked.is_some() {
-            if let Some(r) = d.progress() {
-                let _ = responses.send(Response::Call(Ok(r)));
-            }
+        if d.parked.is_some()
+            && let Some(r) = d.progress()
+        {
+            let _ = responses.send(Response::Call(Ok(r)));
         }
         while d.parked.is_none() {
             let Some(req) = queue.pop_front() else { break };
