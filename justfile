@@ -27,6 +27,19 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
 
+# Benchmarks: the reference stack against smoltcp in memory (args: MiB per round), Linux <->
+# reference stack over the veth, and report rendering.
+bench MIB="256":
+    cargo bench -p reference-stack --bench throughput -- {{MIB}}
+    cargo bench -p harness --bench veth
+    cargo bench -p reports --bench render
+
+# Fuzz the wire codec or segment processing on live connections (`just fuzz segments 600`).
+# Needs cargo-fuzz (installed if missing); runs on stable Rust, without sanitizers.
+fuzz TARGET="segments" SECONDS="60":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    cd fuzz && cargo fuzz run {{TARGET}} --sanitizer none -- -max_total_time={{SECONDS}} -rss_limit_mb=2048
+
 # List every trial (and every case file that fails to load) without running anything.
 list *ARGS:
     cargo run -p conformance -- list {{ARGS}}

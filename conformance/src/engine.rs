@@ -66,6 +66,9 @@ pub enum Failure {
         message: String,
         /// The timestamp of the frame that broke the step, if one did.
         frame_ts: Option<Timestamp>,
+        /// The same, structured, for reports.
+        #[serde(default)]
+        detail: Box<Detail>,
     },
     /// The case itself is wrong (e.g. a relative number before the DUT's ISN is known).
     Case {
@@ -109,6 +112,55 @@ impl fmt::Display for Failure {
             Self::Case { message, .. } => write!(f, "case error: {message}"),
             Self::Harness { message, .. } => write!(f, "harness error: {message}"),
         }
+    }
+}
+
+/// One field of a DUT segment (or a state) that differed from the case's expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    /// `ack`, `options.mss`, `state`, `time`.
+    pub field: String,
+    /// What the case expected.
+    pub expected: String,
+    /// What the DUT did.
+    pub observed: String,
+}
+
+/// A DUT failure, structured: what a report shows as "expected" against "observed".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Detail {
+    /// Field by field, when a segment or a state was compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldDiff>,
+    /// What the step expected, in the case's terms (a segment matcher, a state, silence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What happened instead (the segment with relative numbers, the state, the call result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+}
+
+impl Detail {
+    fn new(expected: impl Into<String>, observed: impl Into<String>) -> Self {
+        Self {
+            fields: Vec::new(),
+            expected: Some(expected.into()),
+            observed: Some(observed.into()),
+        }
+    }
+
+    fn field(
+        mut self,
+        field: &str,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) -> Self {
+        self.fields.push(FieldDiff {
+            field: field.to_owned(),
+            expected: expected.into(),
+            observed: observed.into(),
+        });
+        self
     }
 }
 
@@ -387,6 +439,10 @@ fn run_step(
                             ms(exp.within)
                         ),
                         frame_ts: None,
+                        detail: Box::new(Detail::new(
+                            exp.matcher.to_string(),
+                            format!("no segment within {}", ms(exp.within)),
+                        )),
                     });
                 };
                 let Some(seg) = dut_segment(ctx, &frame) else {
@@ -412,6 +468,13 @@ fn run_step(
                                 seg_rel(&seg, ctx)
                             ),
                             frame_ts: Some(frame.ts),
+                            detail: Box::new(
+                                Detail::new(exp.matcher.to_string(), seg_rel(&seg, ctx)).field(
+                                    "time",
+                                    format!(">= {}", ms(exp.after)),
+                                    ms(since),
+                                ),
+                            ),
                         });
                     }
                     matcher::learn(&seg, ctx);
@@ -433,6 +496,17 @@ fn run_step(
                         seg_rel(&seg, ctx)
                     ),
                     frame_ts: Some(frame.ts),
+                    detail: Box::new(Detail {
+                        fields: mismatches
+                            .iter()
+                            .map(|m| FieldDiff {
+                                field: m.field.to_owned(),
+                                expected: m.expected.clone(),
+                                observed: m.observed.clone(),
+                            })
+                            .collect(),
+                        ..Detail::new(exp.matcher.to_string(), seg_rel(&seg, ctx))
+                    }),
                 });
             }
         }
@@ -457,6 +531,10 @@ fn run_step(
                         seg_rel(&seg, ctx)
                     ),
                     frame_ts: Some(frame.ts),
+                    detail: Box::new(Detail::new(
+                        format!("no segment for {}", ms(*duration)),
+                        seg_rel(&seg, ctx),
+                    )),
                 });
             }
             rec.end = until;
@@ -473,6 +551,10 @@ fn run_step(
                 step: Some(i),
                 message: format!("{label}: call `{call}`: {message}"),
                 frame_ts: None,
+                detail: Box::new(Detail {
+                    observed: Some(record.result.to_string()),
+                    ..Detail::default()
+                }),
             })?;
             rec.end = record.end;
         }
@@ -493,6 +575,11 @@ fn run_step(
                         ms(obs.ts.saturating_since(prev))
                     ),
                     frame_ts: None,
+                    detail: Box::new(Detail::new(is.to_string(), obs.observed.to_string()).field(
+                        "state",
+                        is.to_string(),
+                        obs.observed.to_string(),
+                    )),
                 });
             }
             rec.end = obs.ts;
@@ -589,6 +676,10 @@ fn drain_unexplained(
                 seg_rel(&seg, ctx)
             ),
             frame_ts: Some(frame.ts),
+            detail: Box::new(Detail::new(
+                "no segment no step expects",
+                seg_rel(&seg, ctx),
+            )),
         });
     }
     Ok(())

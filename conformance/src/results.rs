@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::StepRecord;
+use crate::engine::{Detail, StepRecord};
 use crate::invariants::Violation;
 
 /// Version of this schema; bumped on incompatible changes.
@@ -94,6 +94,9 @@ pub struct TrialRecord {
     pub failed_step: Option<usize>,
     /// The capture timestamp (ns since the epoch) of the frame that broke the case, if any.
     pub failed_frame_ts: Option<u64>,
+    /// A DUT failure, structured: field by field, expected against observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
     /// Requirement ids the case checks.
     pub requirements: Vec<String>,
     /// A documented deviation that applies to this trial.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand::RngExt as _;
 
 use crate::case::{CaseInstance, IpVersion, Profile};
-use crate::engine::{self, Ctx, EngineResult, Failure, TrialParams};
+use crate::engine::{self, Ctx, Detail, EngineResult, Failure, TrialParams};
 use crate::events::{Event, EventLog};
 use crate::io::LiveIo;
 use crate::results::{DeviationNote, Outcome, TrialRecord};
@@ -83,6 +83,7 @@ pub fn run(spec: &TrialSpec) -> TrialRecord {
         reason: None,
         failed_step: None,
         failed_frame_ts: None,
+        detail: None,
         requirements: spec.inst.requirements.clone(),
         deviation: None,
         violations: Vec::new(),
@@ -146,13 +147,29 @@ pub fn run(spec: &TrialSpec) -> TrialRecord {
 
     let (outcome, reason) = match (&offline.engine.failure, offline.violations.first()) {
         (None, None) => (Outcome::Pass, None),
-        (Some(f @ Failure::Dut { step, frame_ts, .. }), _) => {
+        (
+            Some(
+                f @ Failure::Dut {
+                    step,
+                    frame_ts,
+                    detail,
+                    ..
+                },
+            ),
+            _,
+        ) => {
             record.failed_step = *step;
             record.failed_frame_ts = frame_ts.map(|t| t.0);
+            record.detail = Some(Detail::clone(detail));
             (Outcome::Fail, Some(f.to_string()))
         }
         (None, Some(v)) => {
             record.failed_frame_ts = Some(v.frame_ts.0);
+            record.detail = Some(Detail {
+                fields: Vec::new(),
+                expected: Some(format!("invariant `{}`", v.rule)),
+                observed: Some(v.message.clone()),
+            });
             (
                 Outcome::Fail,
                 Some(format!(

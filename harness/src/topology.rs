@@ -210,6 +210,40 @@ impl Topology {
         })
     }
 
+    /// Gives the tester namespace's own kernel the tester's IPv4 address and a permanent
+    /// neighbour for the DUT, so that Linux TCP in the tester namespace can talk to a DUT (the
+    /// reference stack) over the veth. Only for kernel-to-DUT interop and benchmarks: in a
+    /// conformance trial the tester's kernel must stay silent.
+    pub fn give_tester_kernel_ipv4(&self) -> Result<()> {
+        let index = self.tester_link.index;
+        let dut_mac = self.dut_link.mac;
+        self.tester.run(move || {
+            netlink(|handle| async move {
+                handle
+                    .link()
+                    .set(LinkUnspec::new_with_index(index).arp(false).build())
+                    .execute()
+                    .await
+                    .map_err(|e| HarnessError::netlink(format!("set {TESTER_IF} noarp"), e))?;
+                handle
+                    .address()
+                    .add(index, IpAddr::V4(TESTER_V4), 24)
+                    .execute()
+                    .await
+                    .map_err(|e| {
+                        HarnessError::netlink(format!("add {TESTER_V4} to {TESTER_IF}"), e)
+                    })?;
+                handle
+                    .neighbours()
+                    .add(index, IpAddr::V4(DUT_V4))
+                    .link_layer_address(&dut_mac.0)
+                    .execute()
+                    .await
+                    .map_err(|e| HarnessError::netlink(format!("add neighbour {DUT_V4}"), e))
+            })
+        })?
+    }
+
     /// The tester's address for an IP version.
     pub fn tester_addr(v6: bool) -> IpAddr {
         if v6 {

@@ -12,8 +12,12 @@
 //!   does not, with the reasons (machine-readable).
 //! - `testing` (feature `testing`): an in-memory pair of stacks with a virtual clock and
 //!   seeded faults, for tests and benchmarks.
+//! - `fuzzing` (feature `fuzzing`): the fuzz targets' bodies, also replayed over the committed
+//!   corpora by `cargo test`.
 
 pub mod compliance;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod state;
 pub mod tcp;
 #[cfg(any(test, feature = "testing"))]

@@ -59,6 +59,33 @@ fn parse_field(part: &str) -> Option<FieldMismatch> {
     })
 }
 
+/// A trial's failure for display: the message taken apart for its location and headline, with
+/// the structured detail `results.json` carries (schema with `detail`) preferred over what the
+/// message's text gives.
+pub(crate) fn of_record(t: &conformance::results::TrialRecord) -> Option<FailureView> {
+    let mut view = parse(t.reason.as_deref()?);
+    if let Some(d) = &t.detail {
+        if !d.fields.is_empty() {
+            view.fields = d
+                .fields
+                .iter()
+                .map(|f| FieldMismatch {
+                    field: f.field.clone(),
+                    expected: f.expected.clone(),
+                    observed: f.observed.clone(),
+                })
+                .collect();
+        }
+        if d.expected.is_some() {
+            view.expected.clone_from(&d.expected);
+        }
+        if d.observed.is_some() {
+            view.observed.clone_from(&d.observed);
+        }
+    }
+    Some(view)
+}
+
 /// Takes a failure message apart.
 pub(crate) fn parse(message: &str) -> FailureView {
     let mut lines = message.lines();

@@ -275,12 +275,9 @@ pub fn from_trial(
         right_isn: None,
         frames: ladder_frames,
         notes,
-        failure_detail: record
-            .reason
-            .as_deref()
-            .map(|r| {
-                crate::failure::parse(r)
-                    .fields
+        failure_detail: crate::failure::of_record(record)
+            .map(|f| {
+                f.fields
                     .iter()
                     .map(|m| format!("{}: expected {}", m.field, m.expected))
                     .collect::<Vec<_>>()

@@ -1126,7 +1126,7 @@ pub(crate) fn case_page(
         for t in &mine {
             let a = anchor(&[&row_name, &t.target, &t.ip]);
             let f = files.remove(&t.name);
-            let failure = t.reason.as_deref().map(failure::parse);
+            let failure = failure::of_record(t);
             let (ladder, ladder_error, events_problem, pcap_href, events_href) = match f {
                 Some(f) => {
                     let (l, e) = match f.ladder {

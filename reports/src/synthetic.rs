@@ -310,6 +310,7 @@ pub fn trial(i: usize, failing: bool) -> Trial {
             reason,
             failed_step,
             failed_frame_ts,
+            detail: None,
             requirements: vec!["MUST-2".into(), "RFC9293-3.10.7.4-data-ack".into()],
             deviation: None,
             violations: Vec::new(),

@@ -81,15 +81,27 @@ impl ReferenceTarget {
         let (req_tx, req_rx) = mpsc::channel();
         let (resp_tx, resp_rx) = mpsc::channel();
         let (wake_read, wake_write) = pipe()?;
+        let (ready_tx, ready_rx) = mpsc::channel();
         let thread = ns.spawn("reference-dut", move || {
-            driver(config, req_rx, resp_tx, wake_read)
+            driver(config, req_rx, resp_tx, wake_read, ready_tx)
         })?;
-        Ok(Self {
+        let mut target = Self {
             requests: req_tx,
             responses: resp_rx,
             wake: wake_write,
             thread: Some(thread),
-        })
+        };
+        // The driver's packet sockets must be open before the runner sends the first frame:
+        // a frame that arrives earlier is lost to the stack (and would be blamed on it).
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(()) => Ok(target),
+            Err(_) => Err(target
+                .driver_error()
+                .unwrap_or_else(|| HarnessError::Target {
+                    target: "reference".into(),
+                    message: "the driver thread did not start within 10 s".into(),
+                })),
+        }
     }
 
     fn ask(&mut self, req: Request) -> Result<Response> {
@@ -536,9 +548,12 @@ fn driver(
     requests: mpsc::Receiver<Request>,
     responses: mpsc::Sender<Response>,
     wake: OwnedFd,
+    ready: mpsc::Sender<()>,
 ) -> Result<()> {
     let mut capture = Capture::open(config.ifindex)?;
     let sender = Sender::open(config.ifindex)?;
+    // From here on every frame on the link reaches the stack.
+    let _ = ready.send(());
     let mut d = Driver {
         stack: Stack::new(config.stack.clone()),
         config,

@@ -651,6 +651,14 @@ impl Connection {
         self.snd_wl2 + self.snd_wnd
     }
 
+    /// The peer's window leaves no room for new data at SND.NXT: it is zero, or it shrank to
+    /// end at or before SND.NXT (MUST-34). Either way only the persist timer can reopen the
+    /// flow (MUST-35): without it, a peer that sends no window update would leave both sides
+    /// waiting forever.
+    fn usable_window_closed(&self) -> bool {
+        self.snd_right_edge() <= self.snd_nxt
+    }
+
     /// The next deadline of any timer.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
         self.timers.next_timeout()
@@ -1913,7 +1921,10 @@ impl Connection {
         } else {
             cx.config.r2
         });
-        if self.una_since.is_some_and(|since| now - since >= r2) {
+        // Data outstanding without a start time (e.g. a zero-window probe's octet, sent while
+        // persisting): R2 counts from this first timeout, so retransmission always ends.
+        let since = *self.una_since.get_or_insert(now);
+        if now - since >= r2 {
             self.close_with(CloseReason::TimedOut);
             return;
         }
@@ -2021,7 +2032,8 @@ impl Connection {
     /// retransmission timer does not run then, SHLD-17). Also the user timeout.
     fn update_send_timers(&mut self, now: Instant) {
         let outstanding = self.snd_max > self.snd_una;
-        let persist = self.state.is_synchronized() && self.snd_wnd == 0 && !self.tx.is_empty();
+        let persist =
+            self.state.is_synchronized() && self.usable_window_closed() && !self.tx.is_empty();
         if persist {
             self.timers.stop(Timer::Retransmit);
             if !self.in_persist {
@@ -2040,6 +2052,11 @@ impl Connection {
                 self.in_persist = false;
                 self.persist_backoff = 0;
                 self.timers.stop(Timer::Persist);
+                // The peer answered while we persisted (MUST-37): the retransmission
+                // give-up (R2) counts from the window opening, not from the first probe.
+                if outstanding {
+                    self.una_since = Some(now);
+                }
                 if self.probe == Probe::ZeroWindow {
                     self.probe = Probe::None;
                 }
@@ -2526,6 +2543,9 @@ impl Connection {
                 }
             }
             Kind::ZeroWindowProbe => {
+                if self.snd_max == self.snd_una && end > self.snd_una {
+                    self.una_since = Some(now);
+                }
                 if self.snd_max < end {
                     self.snd_max = end;
                 }
