@@ -124,14 +124,20 @@ impl RingBuffer {
         n
     }
 
-    /// Copy queued bytes starting `offset` bytes after the head into `out`, without removing
-    /// them; returns the number copied (fewer than `out.len()` at the end of the queue).
-    pub(crate) fn read_allocated(&self, offset: usize, out: &mut [u8]) -> usize {
+    /// Append `len` queued bytes starting `offset` bytes after the head to `out`, without
+    /// removing them; returns the number appended (fewer at the end of the queue).
+    pub(crate) fn append_allocated(&self, offset: usize, len: usize, out: &mut Vec<u8>) -> usize {
         if offset >= self.len {
             return 0;
         }
-        let n = out.len().min(self.len - offset);
-        self.copy_out(self.head + offset, &mut out[..n]);
+        let n = len.min(self.len - offset);
+        if n == 0 {
+            return 0;
+        }
+        let at = (self.head + offset) % self.capacity;
+        let first = n.min(self.capacity - at);
+        out.extend_from_slice(&self.storage[at..at + first]);
+        out.extend_from_slice(&self.storage[..n - first]);
         n
     }
 
@@ -300,12 +306,15 @@ mod test {
         assert_eq!(ring.enqueue_slice(b"ghijklmn"), 6);
         assert_eq!(ring.len(), 8);
         assert_eq!(ring.window(), 0);
-        let mut all = [0; 8];
-        assert_eq!(ring.read_allocated(0, &mut all), 8);
+        let mut all = Vec::new();
+        assert_eq!(ring.append_allocated(0, 8, &mut all), 8);
         assert_eq!(&all, b"efghijkl");
-        assert_eq!(ring.read_allocated(6, &mut all), 2);
-        assert_eq!(&all[..2], b"kl");
-        assert_eq!(ring.read_allocated(8, &mut all), 0);
+        all.clear();
+        assert_eq!(ring.append_allocated(6, 8, &mut all), 2);
+        assert_eq!(&all, b"kl");
+        assert_eq!(ring.append_allocated(8, 8, &mut all), 0);
+        assert_eq!(ring.append_allocated(1, 2, &mut all), 2);
+        assert_eq!(&all, b"klfg");
         let (a, b) = ring.as_slices();
         assert_eq!((a, b), (&b"efgh"[..], &b"ijkl"[..]));
         assert_eq!(ring.dequeue_allocated(100), 8);

@@ -2485,7 +2485,7 @@ impl Connection {
         let data_offset = seq_gap(plan.seq, self.tx_seq) as usize;
         let tx = &self.tx;
         let len = emit(buf, ip, &repr, plan.len, |out| {
-            tx.read_allocated(data_offset, out);
+            tx.append_allocated(data_offset, plan.len, out);
         });
         self.after_send(now, &plan, has_ack);
         len

@@ -212,7 +212,7 @@ pub(crate) fn emit(
     ip: IpParams,
     tcp: &TcpRepr<'_>,
     payload_len: usize,
-    fill: impl FnOnce(&mut [u8]),
+    append: impl FnOnce(&mut Vec<u8>),
 ) -> usize {
     debug_assert!(tcp.payload.is_empty());
     let tcp_header_len = tcp.header_len();
@@ -241,18 +241,23 @@ pub(crate) fn emit(
         }),
     };
     let ip_len = ip_repr.header_len();
-    // Every byte of the datagram is written below (headers, options, payload), so the buffer
-    // is only resized, not zeroed: no stale byte survives.
-    buf.resize(ip_len + tcp_len, 0);
-    ip_repr.emit(&mut buf[..ip_len]);
-    let segment = &mut buf[ip_len..];
+    // The headers are built in a local buffer and the payload appended straight from the
+    // send queue: the datagram is written once, with no zero-fill of its buffer first.
+    let mut headers = [0u8; 40 + 60];
+    ip_repr.emit(&mut headers[..ip_len]);
     tcp.emit(
-        &mut TcpPacket::new_unchecked(&mut segment[..tcp_header_len]),
+        &mut TcpPacket::new_unchecked(&mut headers[ip_len..ip_len + tcp_header_len]),
         &ip.src,
         &ip.dst,
     );
+    buf.clear();
+    buf.reserve(ip_len + tcp_len);
+    buf.extend_from_slice(&headers[..ip_len + tcp_header_len]);
     if payload_len > 0 {
-        fill(&mut segment[tcp_header_len..]);
+        append(buf);
+        // Whatever the queue gave, the datagram has the length its headers announce.
+        buf.resize(ip_len + tcp_len, 0);
+        let segment = &mut buf[ip_len..];
         // The checksum covers the payload too. `Repr::emit` summed the pseudo-header (with
         // the header's length) and the header; add the payload and correct the length, in
         // one's-complement arithmetic (subtracting is adding the complement): the header is
