@@ -274,6 +274,8 @@ pub(crate) struct CellView {
     pub href: String,
     pub title: String,
     pub stale: bool,
+    /// The target's own compliance statement declares the requirement not implemented: why.
+    pub not_implemented: String,
 }
 
 pub(crate) struct CaseLink {
@@ -357,7 +359,21 @@ fn cell_view(outcome: Option<Outcome>, href: String, title: String, stale: bool)
         href,
         title,
         stale,
+        not_implemented: String::new(),
     }
+}
+
+/// Why the reference stack's compliance statement (`reference-stack/compliance.yaml`) says it
+/// does not implement `id`, if it says so.
+pub(crate) fn reference_not_implemented(id: &str) -> Option<String> {
+    use reference_stack::compliance::{Status, entry};
+    let e = entry(id)?;
+    (e.status == Status::NotImplemented).then(|| {
+        format!(
+            "declared not implemented: {}",
+            e.reason.unwrap_or("no reason given")
+        )
+    })
 }
 
 /// `1 thing`, `2 things`.
@@ -574,6 +590,18 @@ pub(crate) fn index_page(
         }
     }
 
+    // Columns whose target is the reference stack: its compliance statement is shown there.
+    let reference_cols: Vec<bool> = matrix
+        .targets
+        .iter()
+        .map(|t| {
+            results
+                .run
+                .targets
+                .iter()
+                .any(|info| &info.name == t && info.driver == "reference")
+        })
+        .collect();
     let groups: Vec<GroupView> = matrix
         .groups
         .iter()
@@ -606,7 +634,8 @@ pub(crate) fn index_page(
                     cells: r
                         .cells
                         .iter()
-                        .map(|c| {
+                        .zip(&reference_cols)
+                        .map(|(c, is_reference)| {
                             let mut title: Vec<String> = Outcome::ALL
                                 .iter()
                                 .zip(c.counts)
@@ -616,12 +645,17 @@ pub(crate) fn index_page(
                             if c.stale_deviation {
                                 title.push("a documented deviation no longer happens".into());
                             }
-                            cell_view(
+                            let mut cell = cell_view(
                                 c.outcome,
                                 c.case.as_deref().map(case_href).unwrap_or_default(),
                                 title.join(", "),
                                 c.stale_deviation,
-                            )
+                            );
+                            if *is_reference {
+                                cell.not_implemented =
+                                    reference_not_implemented(&r.id).unwrap_or_default();
+                            }
+                            cell
                         })
                         .collect(),
                     cases: r
@@ -1233,6 +1267,17 @@ pub(crate) fn case_page(
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn the_reference_stacks_statement_marks_what_it_does_not_implement() {
+        // IP source routing: the stack has no IP options API (compliance.yaml says why).
+        let why =
+            reference_not_implemented("MUST-51").expect("MUST-51 is declared not implemented");
+        assert!(why.starts_with("declared not implemented: "), "{why}");
+        assert!(why.len() > "declared not implemented: ".len() + 10, "{why}");
+        assert_eq!(reference_not_implemented("MUST-2"), None);
+        assert_eq!(reference_not_implemented("NO-SUCH-ID"), None);
+    }
 
     #[test]
     fn case_page_names_and_anchors_are_flat_and_safe() {
