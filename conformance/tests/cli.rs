@@ -3,7 +3,21 @@
 
 mod common;
 
-use common::{conformance, corpus, real_case, text};
+use std::path::Path;
+use std::process::Output;
+
+use common::{Scratch, conformance, corpus, real_case, text};
+
+/// `conformance verify CASE PCAP --cases DIR`.
+fn verify(dir: &Scratch, case: &Path, pcap: &Path) -> Output {
+    conformance(&[
+        "verify",
+        case.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+        "--cases",
+        dir.0.to_str().unwrap(),
+    ])
+}
 
 /// A case whose expectation is deliberately wrong must fail, and say which step, which field,
 /// what was expected and what came.
@@ -45,13 +59,7 @@ fn wrong_expectation_names_step_field_expected_and_observed() {
     assert_eq!(trial.outcome, conformance::results::Outcome::Fail);
     assert_eq!(trial.failed_step, Some(7));
     let pcap = out_dir.join(trial.pcap.as_ref().unwrap());
-    let v = conformance(&[
-        "verify",
-        dir.join("data/wrong-ack.yaml").to_str().unwrap(),
-        pcap.to_str().unwrap(),
-        "--cases",
-        dir.0.to_str().unwrap(),
-    ]);
+    let v = verify(&dir, &dir.join("data/wrong-ack.yaml"), &pcap);
     let vt = text(&v);
     assert_eq!(v.status.code(), Some(1), "{vt}");
     assert!(
@@ -86,25 +94,13 @@ fn verify_reproduces_a_pass_and_rejects_a_foreign_capture() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let pcap = out_dir.join("trials/handshake/passive-open/kernel-ipv6.pcap");
-    let v = conformance(&[
-        "verify",
-        dir.join("handshake/passive-open.yaml").to_str().unwrap(),
-        pcap.to_str().unwrap(),
-        "--cases",
-        dir.0.to_str().unwrap(),
-    ]);
+    let v = verify(&dir, &dir.join("handshake/passive-open.yaml"), &pcap);
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));
     assert!(text(&v).contains("verdict: pass"));
 
     // The other case's capture, judged against this case: the event log names another trial.
     let other = out_dir.join("trials/close/tester-closes-first/kernel-ipv6.pcap");
-    let v = conformance(&[
-        "verify",
-        dir.join("handshake/passive-open.yaml").to_str().unwrap(),
-        other.to_str().unwrap(),
-        "--cases",
-        dir.0.to_str().unwrap(),
-    ]);
+    let v = verify(&dir, &dir.join("handshake/passive-open.yaml"), &other);
     assert_eq!(v.status.code(), Some(2), "{}", text(&v));
     assert!(text(&v).contains("not an instance of"), "{}", text(&v));
 }
@@ -131,13 +127,7 @@ fn verify_reports_a_truncated_pcap() {
     let bytes = std::fs::read(&pcap).unwrap();
     let cut = bytes.len() - 7;
     std::fs::write(&pcap, &bytes[..cut]).unwrap();
-    let v = conformance(&[
-        "verify",
-        dir.join("handshake/passive-open.yaml").to_str().unwrap(),
-        pcap.to_str().unwrap(),
-        "--cases",
-        dir.0.to_str().unwrap(),
-    ]);
+    let v = verify(&dir, &dir.join("handshake/passive-open.yaml"), &pcap);
     let t = text(&v);
     assert_eq!(v.status.code(), Some(2), "{t}");
     assert!(
@@ -148,25 +138,21 @@ fn verify_reports_a_truncated_pcap() {
 
     // Garbage instead of a pcap.
     std::fs::write(&pcap, b"this is not a capture file").unwrap();
-    let t = text(&conformance(&[
-        "verify",
-        dir.join("handshake/passive-open.yaml").to_str().unwrap(),
-        pcap.to_str().unwrap(),
-        "--cases",
-        dir.0.to_str().unwrap(),
-    ]));
+    let t = text(&verify(
+        &dir,
+        &dir.join("handshake/passive-open.yaml"),
+        &pcap,
+    ));
     assert!(t.contains("not a pcap file"), "{t}");
 
     // A missing event log.
     std::fs::remove_file(pcap.with_extension("events.jsonl")).unwrap();
     std::fs::write(&pcap, &bytes).unwrap();
-    let t = text(&conformance(&[
-        "verify",
-        dir.join("handshake/passive-open.yaml").to_str().unwrap(),
-        pcap.to_str().unwrap(),
-        "--cases",
-        dir.0.to_str().unwrap(),
-    ]));
+    let t = text(&verify(
+        &dir,
+        &dir.join("handshake/passive-open.yaml"),
+        &pcap,
+    ));
     assert!(
         t.contains("events.jsonl") && t.contains("No such file"),
         "{t}"
