@@ -35,47 +35,61 @@ impl Timer {
     ];
 }
 
-/// The pending deadline of each [`Timer`].
-#[derive(Debug, Clone, Copy, Default)]
+/// The pending deadline of each [`Timer`], in microseconds; [`NEVER`] when disarmed (a plain
+/// array, so finding the earliest is a branch-free minimum).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct TimerTable {
-    data: [Option<Instant>; 6],
+    data: [u64; 6],
+}
+
+/// A disarmed timer.
+const NEVER: u64 = u64::MAX;
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        Self { data: [NEVER; 6] }
+    }
 }
 
 impl TimerTable {
     /// Arm (or re-arm) `timer` to fire at `at`.
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
-        self.data[timer as usize] = Some(at);
+        // An instant at the very end of time is as good as never; keep NEVER unambiguous.
+        self.data[timer as usize] = at.total_micros().min(NEVER - 1);
     }
 
     #[cfg(test)]
     /// The deadline of `timer`, if armed.
     pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
-        self.data[timer as usize]
+        let at = self.data[timer as usize];
+        (at != NEVER).then(|| Instant::from_micros(at))
     }
 
     /// Disarm `timer`.
     pub(crate) fn stop(&mut self, timer: Timer) {
-        self.data[timer as usize] = None;
+        self.data[timer as usize] = NEVER;
     }
 
     /// Whether `timer` is armed.
     pub(crate) fn is_armed(&self, timer: Timer) -> bool {
-        self.data[timer as usize].is_some()
+        self.data[timer as usize] != NEVER
     }
 
     /// Disarm every timer.
     pub(crate) fn stop_all(&mut self) {
-        self.data = [None; 6];
+        self.data = [NEVER; 6];
     }
 
     /// The earliest deadline of any timer.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
-        self.data.iter().flatten().min().copied()
+        let at = self.data.iter().copied().fold(NEVER, u64::min);
+        (at != NEVER).then(|| Instant::from_micros(at))
     }
 
     /// Whether `timer` is armed and its deadline is at or before `now`.
     pub(crate) fn is_expired(&self, timer: Timer, now: Instant) -> bool {
-        self.data[timer as usize].is_some_and(|at| at <= now)
+        let at = self.data[timer as usize];
+        at != NEVER && at <= now.total_micros()
     }
 }
 
