@@ -1,5 +1,5 @@
 //! The Internet checksum on the stack's hot path: the same sums as [`wire::checksum`], computed
-//! over native-endian 32-bit words.
+//! over native-endian 64-bit words.
 //!
 //! The one's-complement sum does not depend on byte order (RFC 1071 section 2(B)): summing the
 //! words byte-swapped gives the byte-swapped sum. So the data is summed as native-endian 64-bit
@@ -15,38 +15,45 @@ use core::net::IpAddr;
 use crate::wire::IpProtocol;
 use crate::wire::checksum::{combine, pseudo_header};
 
-/// A running one's-complement sum over native-endian 64-bit words: two independent
-/// accumulators, their carries counted apart (2^64 is 1 modulo 0xffff, so a carry out of a
-/// 64-bit sum is worth one unit).
+/// A running one's-complement sum over native-endian 64-bit words, in four independent
+/// accumulators (the add-with-carry chains run in parallel) with end-around carry: a carry out
+/// of bit 63 is added back at bit 0, which keeps each sum exact modulo 2^64 - 1, a multiple of
+/// 2^16 - 1. (After an overflow the wrapped sum is at most 2^64 - 2, so adding the carry back
+/// never overflows again.)
 #[derive(Default)]
 struct Sum {
-    a: u64,
-    b: u64,
-    carries: u64,
+    acc: [u64; 4],
+}
+
+/// `acc + x` with end-around carry.
+#[inline(always)]
+fn add_eac(acc: u64, x: u64) -> u64 {
+    let (sum, carry) = acc.overflowing_add(x);
+    sum + u64::from(carry)
 }
 
 impl Sum {
-    fn add(&mut self, block: &[u8; 16]) {
-        let (lo, hi) = block.split_at(8);
-        let (sum, carry) = self.a.overflowing_add(u64::from_ne_bytes(first_8(lo)));
-        self.a = sum;
-        self.carries += u64::from(carry);
-        let (sum, carry) = self.b.overflowing_add(u64::from_ne_bytes(first_8(hi)));
-        self.b = sum;
-        self.carries += u64::from(carry);
+    #[inline(always)]
+    fn add(&mut self, block: &[u8; 32]) {
+        for (acc, word) in self.acc.iter_mut().zip(block.chunks_exact(8)) {
+            *acc = add_eac(*acc, u64::from_ne_bytes(first_8(word)));
+        }
     }
 
     /// The tail of the data, zero-padded: in network order a lone last byte is the high byte
     /// of its 16-bit word, which is where it lands in a zero-padded buffer too.
     fn add_tail(&mut self, rest: &[u8]) {
-        let mut tail = [0u8; 16];
+        let mut tail = [0u8; 32];
         tail[..rest.len()].copy_from_slice(rest);
         self.add(&tail);
     }
 
     /// Fold to 16 bits, in network byte order (the value `wire::checksum::data` gives).
     fn finish(self) -> u16 {
-        let mut acc = u128::from(self.a) + u128::from(self.b) + u128::from(self.carries);
+        let [a, b, c, d] = self.acc;
+        let mut acc = add_eac(add_eac(a, b), add_eac(c, d));
+        acc = (acc & 0xffff_ffff) + (acc >> 32);
+        acc = (acc & 0xffff_ffff) + (acc >> 32);
         while acc > 0xffff {
             acc = (acc & 0xffff) + (acc >> 16);
         }
@@ -63,9 +70,9 @@ impl Sum {
 /// zero on the right: the value of [`wire::checksum::data`](crate::wire::checksum::data).
 pub(crate) fn data(bytes: &[u8]) -> u16 {
     let mut sum = Sum::default();
-    let mut blocks = bytes.chunks_exact(16);
+    let mut blocks = bytes.chunks_exact(32);
     for block in &mut blocks {
-        let mut x = [0u8; 16];
+        let mut x = [0u8; 32];
         x.copy_from_slice(block);
         sum.add(&x);
     }

@@ -5,7 +5,7 @@
 use core::net::IpAddr;
 
 use super::checksum;
-use crate::wire::checksum::combine;
+use crate::wire::checksum::{combine, pseudo_header};
 use crate::wire::{
     Ecn, IpProtocol, IpRepr, Ipv4Repr, Ipv6Repr, TcpFlags, TcpOption, TcpPacket, TcpRepr,
     TcpSeqNumber, TcpTimestamp,
@@ -245,11 +245,9 @@ pub(crate) fn emit(
     // send queue: the datagram is written once, with no zero-fill of its buffer first.
     let mut headers = [0u8; 40 + 60];
     ip_repr.emit(&mut headers[..ip_len]);
-    tcp.emit(
-        &mut TcpPacket::new_unchecked(&mut headers[ip_len..ip_len + tcp_header_len]),
-        &ip.src,
-        &ip.dst,
-    );
+    tcp.emit_header(&mut TcpPacket::new_unchecked(
+        &mut headers[ip_len..ip_len + tcp_header_len],
+    ));
     buf.clear();
     buf.reserve(ip_len + tcp_len);
     buf.extend_from_slice(&headers[..ip_len + tcp_header_len]);
@@ -257,21 +255,17 @@ pub(crate) fn emit(
         append(buf);
         // Whatever the queue gave, the datagram has the length its headers announce.
         buf.resize(ip_len + tcp_len, 0);
-        let segment = &mut buf[ip_len..];
-        // The checksum covers the payload too. `Repr::emit` summed the pseudo-header (with
-        // the header's length) and the header; add the payload and correct the length, in
-        // one's-complement arithmetic (subtracting is adding the complement): the header is
-        // not summed twice. Lengths below 65536 fit the IPv6 pseudo-header's low word.
-        let header_sum = !TcpPacket::new_unchecked(&segment[..]).checksum();
-        let payload_sum = checksum::data(&segment[tcp_header_len..]);
-        let sum = combine(&[
-            header_sum,
-            !(tcp_header_len as u16),
-            tcp_len as u16,
-            payload_sum,
-        ]);
-        TcpPacket::new_unchecked(&mut segment[..]).set_checksum(!sum);
     }
+    // MUST-2: the checksum over the pseudo-header, the header and the payload, summed once the
+    // bytes are in place (the header's bytes were stored long enough ago for the loads not to
+    // wait on store forwarding). The header is summed from its local copy.
+    let length = u32::try_from(tcp_len).unwrap_or(u32::MAX);
+    let sum = combine(&[
+        pseudo_header(&ip.src, &ip.dst, IpProtocol::Tcp, length),
+        checksum::data(&headers[ip_len..ip_len + tcp_header_len]),
+        checksum::data(&buf[ip_len + tcp_header_len..]),
+    ]);
+    TcpPacket::new_unchecked(&mut buf[ip_len..]).set_checksum(!sum);
     ip_len + tcp_len
 }
 

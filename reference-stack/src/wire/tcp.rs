@@ -1152,6 +1152,18 @@ impl<'a> Repr<'a> {
         src_addr: &IpAddr,
         dst_addr: &IpAddr,
     ) {
+        self.emit_header(packet);
+        packet.payload_mut().copy_from_slice(self.payload);
+        packet.fill_checksum(src_addr, dst_addr);
+    }
+
+    /// The header part of [`emit`](Self::emit): every field and option, with a zero checksum
+    /// field, and nothing after the header. For a caller that appends the payload itself and
+    /// computes the checksum over the whole segment once the bytes are in place.
+    ///
+    /// # Panics
+    /// If `packet` is shorter than [`header_len`](Self::header_len).
+    pub fn emit_header<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>) {
         packet.set_src_port(self.src_port);
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq_number);
@@ -1200,9 +1212,7 @@ impl<'a> Repr<'a> {
             options = TcpOption::SackRange(ranges).emit(options);
         }
         debug_assert!(options.is_empty(), "options_layout and emit disagree");
-
-        packet.payload_mut().copy_from_slice(self.payload);
-        packet.fill_checksum(src_addr, dst_addr);
+        packet.set_checksum(0);
     }
 
     /// The options this emits, without the alignment NOPs, in emission order.
