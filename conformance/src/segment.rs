@@ -9,8 +9,8 @@ use std::fmt;
 use std::net::IpAddr;
 
 use reference_stack::wire::{
-    EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet, Ipv6Packet, TcpFlags,
-    TcpOption, TcpPacket, tcp,
+    EtherType, EthernetFrame, IpProtocol, Ipv4Packet, Ipv6Packet, TcpFlags, TcpOption, TcpPacket,
+    tcp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -362,6 +362,3 @@ fn owned(o: &TcpOption<'_>) -> Opt {
         },
     }
 }
-
-/// The Ethernet address type, re-exported for callers comparing MACs.
-pub type Mac = EthernetAddress;

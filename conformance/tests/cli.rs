@@ -8,6 +8,19 @@ use std::process::Output;
 
 use common::{Scratch, conformance, corpus, real_case, text};
 
+/// `conformance run --cases DIR --out OUT EXTRA...`.
+fn run(dir: &Scratch, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--cases",
+        dir.0.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    conformance(&args)
+}
+
 /// `conformance verify CASE PCAP --cases DIR`.
 fn verify(dir: &Scratch, case: &Path, pcap: &Path) -> Output {
     conformance(&[
@@ -30,15 +43,7 @@ fn wrong_expectation_names_step_field_expected_and_observed() {
     assert!(wrong.contains("ack: 1024"), "the fixture edit must apply");
     let dir = corpus(&[("data/wrong-ack", &wrong)]);
     let out_dir = dir.join("out");
-    let o = conformance(&[
-        "run",
-        "--cases",
-        dir.0.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--ip",
-        "ipv4",
-    ]);
+    let o = run(&dir, &out_dir, &["--ip", "ipv4"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(101), "{t}");
     // The step: the 8th of the instance (5 prelude steps + 3), at its line in the case file.
@@ -83,15 +88,7 @@ fn verify_reproduces_a_pass_and_rejects_a_foreign_capture() {
         ),
     ]);
     let out_dir = dir.join("out");
-    let o = conformance(&[
-        "run",
-        "--cases",
-        dir.0.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--ip",
-        "ipv6",
-    ]);
+    let o = run(&dir, &out_dir, &["--ip", "ipv6"]);
     assert!(o.status.success(), "{}", text(&o));
     let pcap = out_dir.join("trials/handshake/passive-open/kernel-ipv6.pcap");
     let v = verify(&dir, &dir.join("handshake/passive-open.yaml"), &pcap);
@@ -113,15 +110,7 @@ fn verify_reports_a_truncated_pcap() {
         &real_case("handshake/passive-open"),
     )]);
     let out_dir = dir.join("out");
-    let o = conformance(&[
-        "run",
-        "--cases",
-        dir.0.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--ip",
-        "ipv4",
-    ]);
+    let o = run(&dir, &out_dir, &["--ip", "ipv4"]);
     assert!(o.status.success(), "{}", text(&o));
     let pcap = out_dir.join("trials/handshake/passive-open/kernel-ipv4.pcap");
     let bytes = std::fs::read(&pcap).unwrap();
@@ -214,13 +203,7 @@ fn bad_cases_are_clear_errors() {
 
     // Running: the bad files are failing tests named by case id, the good one passes.
     let out_dir = dir.join("out");
-    let o = conformance(&[
-        "run",
-        "--cases",
-        dir.0.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let o = run(&dir, &out_dir, &[]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(101), "{t}");
     // The good case on two targets and two IP versions; the four bad files.

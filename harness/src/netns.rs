@@ -13,7 +13,6 @@
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 
 use nix::sched::{CloneFlags, setns, unshare};
 
@@ -23,7 +22,6 @@ use crate::error::{HarnessError, Result};
 #[derive(Debug)]
 pub struct Netns {
     fd: OwnedFd,
-    inode: u64,
     label: String,
 }
 
@@ -48,13 +46,8 @@ impl Netns {
             .join()
             .map_err(|p| HarnessError::Panic(panic_message(&p)))?
         })?;
-        let inode = File::from(fd.try_clone().map_err(|e| HarnessError::sys("dup", e))?)
-            .metadata()
-            .map_err(|e| HarnessError::sys("fstat netns", e))?
-            .ino();
         Ok(Self {
             fd,
-            inode,
             label: label.to_owned(),
         })
     }
@@ -112,14 +105,8 @@ impl Netns {
                 .fd
                 .try_clone()
                 .map_err(|e| HarnessError::sys("dup netns fd", e))?,
-            inode: self.inode,
             label: self.label.clone(),
         })
-    }
-
-    /// The namespace's inode number (what `ls -l /proc/PID/ns/net` shows).
-    pub fn inode(&self) -> u64 {
-        self.inode
     }
 
     /// The label given at creation.
@@ -137,29 +124,12 @@ impl Netns {
                 .map_err(|e| HarnessError::sys(format!("write {value} to {path}"), e))
         })?
     }
-
-    /// Reads a sysctl as seen from inside this namespace.
-    pub fn sysctl(&self, key: &str) -> Result<String> {
-        let path = sysctl_path(key)?;
-        self.run(move || {
-            std::fs::read_to_string(&path)
-                .map(|s| s.trim().to_owned())
-                .map_err(|e| HarnessError::sys(format!("read {path}"), e))
-        })?
-    }
 }
 
 impl AsFd for Netns {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
-}
-
-/// The inode of the namespace the calling thread is in.
-pub fn current_inode() -> Result<u64> {
-    std::fs::metadata("/proc/thread-self/ns/net")
-        .map(|m| m.ino())
-        .map_err(|e| HarnessError::sys("stat /proc/thread-self/ns/net", e))
 }
 
 fn sysctl_path(key: &str) -> Result<String> {

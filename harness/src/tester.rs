@@ -36,7 +36,6 @@ pub struct Tester {
     pcap: PcapWriter,
     /// Incoming (DUT) frames read from the capture but not yet handed out.
     pending: VecDeque<CapturedFrame>,
-    frames: usize,
 }
 
 impl Tester {
@@ -50,7 +49,6 @@ impl Tester {
             capture,
             pcap: PcapWriter::create(pcap_path)?,
             pending: VecDeque::new(),
-            frames: 0,
         })
     }
 
@@ -101,11 +99,6 @@ impl Tester {
         }
     }
 
-    /// Frames written to the pcap so far.
-    pub fn frames(&self) -> usize {
-        self.frames
-    }
-
     /// Reads whatever the capture still holds into the pcap, checks that the kernel dropped
     /// nothing, and closes the file.
     pub fn finish(mut self) -> Result<PathBuf> {
@@ -123,7 +116,6 @@ impl Tester {
     }
 
     fn record(&mut self, f: &CapturedFrame) -> Result<()> {
-        self.frames += 1;
         self.pcap.write(f.ts, &f.bytes)
     }
 }
